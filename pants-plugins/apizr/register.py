@@ -1,2 +1,20 @@
+"""The apizr backend: `notebook_api` targets turn notebooks into HTTP API services."""
+
+from apizr import analyze, convert, dependencies, generate, package, subsystems, tools
+from apizr.target_types import NotebookApiTarget
+
+
+def target_types():
+    return [NotebookApiTarget]
+
+
 def rules():
-    return []
+    return [
+        *subsystems.rules(),
+        *tools.rules(),
+        *convert.rules(),
+        *analyze.rules(),
+        *generate.rules(),
+        *dependencies.rules(),
+        *package.rules(),
+    ]

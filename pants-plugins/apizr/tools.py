@@ -1,0 +1,85 @@
+"""Running apizr's own scripts (convert, analyze) as sandboxed, cacheable processes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pants.backend.python.util_rules.pex import PexRequest, VenvPex, VenvPexProcess
+from pants.engine.fs import CreateDigest, Digest, FileContent, MergeDigests
+from pants.engine.process import FallibleProcessResult
+from pants.engine.rules import Get, MultiGet, collect_rules, rule
+from pants.util.logging import LogLevel
+from pants.util.resources import read_resource
+
+from apizr.subsystems import ApizrTools
+
+# Exit code with which the scripts report a problem in the user's input (the message is theirs).
+USER_ERROR_EXIT_CODE = 2
+SCRIPTS_DIR = "__apizr_scripts"
+
+
+class NotebookApiError(Exception):
+    """A problem in a notebook_api's input, reported with its file, cell and line."""
+
+
+@dataclass(frozen=True)
+class ApizrToolRequest:
+    script: str
+    argv: tuple[str, ...]
+    input_digest: Digest
+    output_files: tuple[str, ...]
+    description: str
+
+
+@dataclass(frozen=True)
+class ApizrToolResult:
+    output_digest: Digest
+    stderr: str
+
+
+@rule
+async def run_apizr_tool(request: ApizrToolRequest, tools: ApizrTools) -> ApizrToolResult:
+    if not tools.install_from_resolve:
+        raise NotebookApiError(
+            "Set `[apizr-tools].install_from_resolve` to a resolve that provides "
+            f"{', '.join(tools.default_requirements)} (apizr ships no lockfile of its own)."
+        )
+    tool_pex, script = await MultiGet(
+        Get(VenvPex, PexRequest, tools.to_pex_request()),
+        Get(
+            Digest,
+            CreateDigest(
+                [
+                    FileContent(
+                        f"{SCRIPTS_DIR}/{request.script}",
+                        read_resource("apizr.scripts", request.script),
+                    )
+                ]
+            ),
+        ),
+    )
+    input_digest = await Get(Digest, MergeDigests([script, request.input_digest]))
+    result = await Get(
+        FallibleProcessResult,
+        VenvPexProcess(
+            tool_pex,
+            argv=(f"{SCRIPTS_DIR}/{request.script}", *request.argv),
+            input_digest=input_digest,
+            output_files=request.output_files,
+            description=request.description,
+            level=LogLevel.DEBUG,
+        ),
+    )
+    stderr = result.stderr.decode(errors="replace").strip()
+    if result.exit_code == USER_ERROR_EXIT_CODE:
+        raise NotebookApiError(stderr)
+    if result.exit_code != 0:
+        # A bug in apizr, not in the user's input: show everything the script said.
+        raise NotebookApiError(
+            f"{request.description} failed unexpectedly (exit code {result.exit_code}):\n{stderr}"
+        )
+    return ApizrToolResult(result.output_digest, stderr)
+
+
+def rules():
+    return collect_rules()

@@ -1,0 +1,1 @@
+"""User modules (converted notebooks) the runtime tests serve."""
