@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -65,7 +64,9 @@ def pinned_artifacts() -> dict[str, str]:
             for requirement in resolve["locked_requirements"]:
                 for artifact in requirement["artifacts"]:
                     if artifact["algorithm"] != "sha256":
-                        raise BootstrapError(f"{lockfile}: unsupported hash {artifact['algorithm']}")
+                        raise BootstrapError(
+                            f"{lockfile}: unsupported hash {artifact['algorithm']}"
+                        )
                     pins[artifact["url"].rsplit("/", 1)[-1]] = artifact["hash"]
     for line in PEX_PIP_PINS.read_text().splitlines():
         if line.strip() and not line.startswith("#"):
@@ -122,8 +123,19 @@ def fill_wheelhouse(wheelhouse: Path, pins: dict[str, str]) -> None:
             log(f"downloading {len(batch)} pinned wheel(s) {' '.join(args)}")
             with tempfile.TemporaryDirectory(dir=wheelhouse.parent) as scratch:
                 subprocess.run(
-                    [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
-                     "--only-binary=:all:", "--dest", scratch, *args, *batch],
+                    [
+                        sys.executable,
+                        "-m",
+                        "pip",
+                        "download",
+                        "--quiet",
+                        "--no-deps",
+                        "--only-binary=:all:",
+                        "--dest",
+                        scratch,
+                        *args,
+                        *batch,
+                    ],
                     check=True,
                 )
                 for downloaded in Path(scratch).iterdir():
@@ -158,8 +170,19 @@ def create_venv(target: Path, wheelhouse: Path) -> None:
     requirements = target / "requirements.txt"
     requirements.write_text("\n".join(pants_requirements()) + "\n")
     subprocess.run(
-        [str(target / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-index",
-         "--find-links", str(wheelhouse), "--require-hashes", "-r", str(requirements)],
+        [
+            str(target / "bin" / "python"),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-index",
+            "--find-links",
+            str(wheelhouse),
+            "--require-hashes",
+            "-r",
+            str(requirements),
+        ],
         check=True,
     )
     (target / ".complete").write_text("")
@@ -183,8 +206,17 @@ def build_pex_cli(venv: Path, wheelhouse: Path) -> None:
     log(f"building the pex CLI {relpath}")
     partial = target.with_suffix(".partial")
     subprocess.run(
-        [str(venv / "bin" / "pex"), PEX_REQUIREMENT, "--no-pypi", "--find-links", str(wheelhouse),
-         "-c", "pex", "-o", str(partial)],
+        [
+            str(venv / "bin" / "pex"),
+            PEX_REQUIREMENT,
+            "--no-pypi",
+            "--find-links",
+            str(wheelhouse),
+            "-c",
+            "pex",
+            "-o",
+            str(partial),
+        ],
         check=True,
     )
     built_sha256, built_size = sha256_of(partial), partial.stat().st_size
@@ -220,8 +252,18 @@ def seed(bootstrap_dir: Path) -> None:
             requirements = BUILDROOT / "3rdparty" / "python" / f"{resolve}-requirements.txt"
             log(f"seeding the wheelhouse for {resolve} on CPython {version}")
             subprocess.run(
-                [python, "-m", "pip", "download", "--quiet", "--only-binary=:all:",
-                 "--dest", str(bootstrap_dir / "wheelhouse"), "-r", str(requirements)],
+                [
+                    python,
+                    "-m",
+                    "pip",
+                    "download",
+                    "--quiet",
+                    "--only-binary=:all:",
+                    "--dest",
+                    str(bootstrap_dir / "wheelhouse"),
+                    "-r",
+                    str(requirements),
+                ],
                 check=True,
             )
 

@@ -146,7 +146,11 @@ async def packaged_resources(request: PackagedResourcesRequest) -> PackagedResou
     stripped = await Get(
         StrippedSourceFiles,
         SourceFilesRequest(
-            (tgt[ResourceSourceField] for tgt in transitive.closure if tgt.has_field(ResourceSourceField)),
+            (
+                tgt[ResourceSourceField]
+                for tgt in transitive.closure
+                if tgt.has_field(ResourceSourceField)
+            ),
             for_sources_types=(ResourceSourceField,),
         ),
     )
@@ -210,7 +214,10 @@ async def generate_api_from_notebook(request: GenerateApiFromNotebookRequest) ->
     generated = await Get(
         Digest,
         CreateDigest(
-            [FileContent(layout.app_path, render_app_module(target, layout, full_spec)), *runtime_files]
+            [
+                FileContent(layout.app_path, render_app_module(target, layout, full_spec)),
+                *runtime_files,
+            ]
         ),
     )
     snapshot = await Get(Snapshot, MergeDigests([converted.digest, generated]))

@@ -75,7 +75,11 @@ async def run_notebook_api(field_set: NotebookApiFieldSet) -> RunRequest:
     pex_request = await Get(PexFromTargetsRequest, ServicePexRequest(field_set))
     pex, python = await MultiGet(
         Get(Pex, PexFromTargetsRequest, pex_request),
-        Get(PythonExecutable, InterpreterConstraintsRequest, pex_request.to_interpreter_constraints_request()),
+        Get(
+            PythonExecutable,
+            InterpreterConstraintsRequest,
+            pex_request.to_interpreter_constraints_request(),
+        ),
     )
     return RunRequest(
         digest=pex.digest,

@@ -14,26 +14,22 @@ class Apizr(Subsystem):
 
     skip_tag = StrOption(
         default="skip-api",
-        help=softwrap(
-            """
+        help=softwrap("""
             Notebook cells carrying this tag (cell metadata `tags`) are removed before serving,
             so that training, exploration and plotting cells can stay in the notebook.
-            """
-        ),
+            """),
     )
 
 
 class ApizrTools(PythonToolRequirementsBase):
     options_scope = "apizr-tools"
-    help = softwrap(
-        """
+    help = softwrap("""
         The Python tools that convert and analyze notebooks: nbconvert, nbformat, black and
         docstring-parser, run on the services' interpreter (CPython 3.11) in a sandbox.
 
         Install them from one of your resolves with `install_from_resolve`: apizr ships no
         lockfile of its own, so that no package index address is baked into your repository.
-        """
-    )
+        """)
 
     default_version = "nbconvert>=7.16"
     default_extra_requirements = ["nbformat>=5.10", "black>=24.1", "docstring-parser>=0.16"]

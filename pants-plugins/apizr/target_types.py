@@ -24,36 +24,30 @@ from pants.util.strutil import help_text
 class NotebookSourceField(SingleSourceField):
     alias = "source"
     expected_file_extensions = (".ipynb", ".py")
-    help = help_text(
-        """
+    help = help_text("""
         The Jupyter notebook (`.ipynb`) or plain Python module (`.py`) to serve.
 
         A notebook is converted to a Python module first: markdown, outputs, IPython magics,
         shell escapes, display-only trailing expressions and cells tagged with
         `[apizr].skip_tag` (default `skip-api`) are removed. A `.py` source is served as it is.
-        """
-    )
+        """)
 
 
 class NotebookApiDependenciesField(Dependencies):
-    help = help_text(
-        """
+    help = help_text("""
         Addresses of what the service needs besides what is inferred from the source's
         imports: typically `resource()` targets holding model artifacts or data files, which are
         packaged beside the module so that the relative paths the notebook used keep working.
-        """
-    )
+        """)
 
 
 class EndpointsField(StringSequenceField):
     alias = "endpoints"
-    help = help_text(
-        """
+    help = help_text("""
         The functions to serve, each as `POST /<name>`. By default every public top-level
         function defined in the source is served (not imported names, not names starting with
         `_`). Naming a function that does not exist is an error.
-        """
-    )
+        """)
 
 
 class ApiVersionField(StringField):
@@ -87,58 +81,48 @@ class _PositiveIntField(IntField):
 class WorkersField(_PositiveIntField):
     alias = "workers"
     default = 2
-    help = help_text(
-        """
+    help = help_text("""
         How many uvicorn worker processes gunicorn runs. `$WEB_CONCURRENCY` overrides it at run
         time. Each worker loads the module (and so the model) once.
-        """
-    )
+        """)
 
 
 class TimeoutField(_PositiveIntField):
     alias = "timeout"
     default = 60
-    help = help_text(
-        """
+    help = help_text("""
         Seconds a worker may be silent before gunicorn kills and restarts it.
         `$APIZR_TIMEOUT` overrides it at run time.
-        """
-    )
+        """)
 
 
 class GracefulTimeoutField(_PositiveIntField):
     alias = "graceful_timeout"
     default = 30
-    help = help_text(
-        """
+    help = help_text("""
         Seconds workers get to finish in-flight requests after SIGTERM before they are killed.
         `$APIZR_GRACEFUL_TIMEOUT` overrides it at run time.
-        """
-    )
+        """)
 
 
 class KeepaliveField(_PositiveIntField):
     alias = "keepalive"
     default = 5
-    help = help_text(
-        """
+    help = help_text("""
         Seconds an idle HTTP keep-alive connection stays open. `$APIZR_KEEPALIVE` overrides it
         at run time.
-        """
-    )
+        """)
 
 
 class PreloadField(BoolField):
     alias = "preload"
     default = False
-    help = help_text(
-        """
+    help = help_text("""
         Load the module once in gunicorn's master before forking the workers, instead of once
         in each worker. Saves memory with large models (copy-on-write), but a slow load then
         delays the whole server and `/readyz` has no loading phase. `$APIZR_PRELOAD` overrides
         it at run time.
-        """
-    )
+        """)
 
 
 class NotebookApiTarget(Target):
@@ -159,8 +143,7 @@ class NotebookApiTarget(Target):
         InterpreterConstraintsField,
         OutputPathField,
     )
-    help = help_text(
-        """
+    help = help_text("""
         A Jupyter notebook or Python module served as an HTTP API.
 
         `pants package` writes a PEX that serves every endpoint with gunicorn managing uvicorn
@@ -168,5 +151,4 @@ class NotebookApiTarget(Target):
         `/healthz` and `/readyz` probes). `pants run` serves it locally; `pants export-codegen`
         writes the converted module and the generated app. Third-party and first-party
         dependencies are inferred from the source's imports.
-        """
-    )
+        """)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -50,6 +52,17 @@ def run_pants(root: Path, *args: str, timeout: int = 900) -> PantsResult:
         timeout=timeout,
     )
     return PantsResult(completed.returncode, completed.stdout, completed.stderr)
+
+
+@contextmanager
+def private_distdir(root: Path) -> Iterator[Path]:
+    """A dist dir of this test's own: Pants insists that it is inside the build root."""
+    (root / "dist").mkdir(exist_ok=True)
+    path = Path(tempfile.mkdtemp(prefix="e2e-", dir=root / "dist"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def free_port() -> int:

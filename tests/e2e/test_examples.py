@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from e2e.harness import buildroot, http, run_pants, serve_pex, wait_until
+from e2e.harness import buildroot, http, private_distdir, run_pants, serve_pex, wait_until
 
 EXAMPLES = {
     "churn": "src/examples/churn:churn_api",
@@ -20,16 +20,17 @@ EXAMPLES = {
 
 @pytest.fixture(scope="module")
 def packaged(tmp_path_factory) -> dict[str, Path]:
-    """All examples, from one `pants package` run into a private dist dir."""
-    dist = tmp_path_factory.mktemp("dist")
-    result = run_pants(buildroot(), f"--pants-distdir={dist}", "package", *EXAMPLES.values())
-    assert result.returncode == 0, result.stderr
-    pexes = {}
-    for example, address in EXAMPLES.items():
-        path, name = address.split(":")
-        pex = dist / path.replace("/", ".") / f"{name}.pex"
-        assert pex.is_file(), f"{pex} missing; dist holds {sorted(dist.rglob('*'))}"
-        pexes[example] = pex
+    """All examples, from one `pants package` run, copied out of a private dist dir."""
+    with private_distdir(buildroot()) as dist:
+        result = run_pants(buildroot(), f"--pants-distdir={dist}", "package", *EXAMPLES.values())
+        assert result.returncode == 0, result.stderr
+        pexes = {}
+        copies = tmp_path_factory.mktemp("dist")
+        for example, address in EXAMPLES.items():
+            path, name = address.split(":")
+            pex = dist / path.replace("/", ".") / f"{name}.pex"
+            assert pex.is_file(), f"{pex} missing; dist holds {sorted(dist.rglob('*'))}"
+            pexes[example] = Path(shutil.copy2(pex, copies / pex.name))
     return pexes
 
 
@@ -42,7 +43,11 @@ def check_sample(base_url: str, endpoint: str, sample: dict) -> None:
     assert response.status == 200, (endpoint, response.body)
     body = response.body
     if "expect" in sample:
-        assert body == pytest.approx(sample["expect"]) if isinstance(body, (int, float)) else body == sample["expect"], (endpoint, body)
+        assert (
+            body == pytest.approx(sample["expect"])
+            if isinstance(body, (int, float))
+            else body == sample["expect"]
+        ), (endpoint, body)
     if "expect_keys" in sample:
         assert sorted(body) == sorted(sample["expect_keys"]), (endpoint, body)
     if "expect_subset" in sample:
@@ -67,7 +72,9 @@ def test_example_serves_its_sample_requests(example, packaged, tmp_path):
         assert sorted(openapi["paths"]) == sorted(f"/{e}" for e in sample_requests(example))
         assert http("GET", server.base_url + "/docs").status == 200
 
-        invalid = http("POST", server.base_url + f"/{next(iter(sample_requests(example)))}", {"x": []})
+        invalid = http(
+            "POST", server.base_url + f"/{next(iter(sample_requests(example)))}", {"x": []}
+        )
         assert invalid.status == 422
         assert invalid.body["detail"][0]["loc"], invalid.body
 

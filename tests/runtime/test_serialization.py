@@ -45,7 +45,8 @@ def test_to_builtins_converts_numpy_inside_containers():
     }
     converted = to_builtins(value)
     assert converted == {"n": 2, "items": [0.5], "pair": (False, "x"), "set": {1}}
-    assert type(converted["n"]) is int and type(converted["pair"][0]) is bool
+    # Exact types: numpy's bool and int must become Python's, and bool is a subclass of int.
+    assert type(converted["n"]) is int and type(converted["pair"][0]) is bool  # noqa: E721
 
 
 def test_to_builtins_turns_a_dataclass_into_a_dict():

@@ -73,7 +73,11 @@ def build_pipeline() -> Pipeline:
     preprocess = ColumnTransformer(
         [
             ("num", StandardScaler(), NUMERIC),
-            ("contract", OneHotEncoder(categories=[CONTRACTS], handle_unknown="ignore"), CATEGORICAL),
+            (
+                "contract",
+                OneHotEncoder(categories=[CONTRACTS], handle_unknown="ignore"),
+                CATEGORICAL,
+            ),
             ("flags", "passthrough", FLAGS),
         ]
     )
