@@ -26,8 +26,8 @@ from pathlib import Path
 
 BUILDROOT = Path(__file__).resolve().parent.parent
 LOCKFILES = sorted((BUILDROOT / "3rdparty" / "python").glob("*.lock"))
-# Artifacts pex needs beside the lockfiles' when no index is configured (see pex-pip.txt).
-PEX_PIP_PINS = BUILDROOT / "3rdparty" / "python" / "pex-pip.txt"
+# Artifacts the wheelhouse holds beside the lockfiles' (pex's pip, the helm binary's wheel).
+PINNED_ARTIFACTS = BUILDROOT / "3rdparty" / "python" / "pinned-artifacts.txt"
 PANTS_TOML = BUILDROOT / "pants.toml"
 PANTS_LOCK = BUILDROOT / "3rdparty" / "python" / "plugin.lock"
 PEX_REQUIREMENT = "pex==2.1.137"
@@ -68,7 +68,7 @@ def pinned_artifacts() -> dict[str, str]:
                             f"{lockfile}: unsupported hash {artifact['algorithm']}"
                         )
                     pins[artifact["url"].rsplit("/", 1)[-1]] = artifact["hash"]
-    for line in PEX_PIP_PINS.read_text().splitlines():
+    for line in PINNED_ARTIFACTS.read_text().splitlines():
         if line.strip() and not line.startswith("#"):
             name, sha256 = line.split()
             pins[name] = sha256

@@ -32,7 +32,12 @@ class ApizrTools(PythonToolRequirementsBase):
         """)
 
     default_version = "nbconvert>=7.16"
-    default_extra_requirements = ["nbformat>=5.10", "black>=24.1", "docstring-parser>=0.16"]
+    default_extra_requirements = [
+        "nbformat>=5.10",
+        "black>=24.1",
+        "docstring-parser>=0.16",
+        "detect-secrets>=1.5",
+    ]
     default_requirements = [default_version, *default_extra_requirements]
     # They parse the services' code, so they run on the services' interpreter; by default the
     # constraints of the resolve named by `install_from_resolve`.
