@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from pants.engine.fs import Digest, DigestContents
+from pants.engine.fs import Digest, DigestContents, MergeDigests
 from pants.engine.rules import Get, collect_rules, rule
 
 from apizr.convert import ConvertedModule
@@ -43,6 +43,8 @@ class ApiSpec:
 async def analyze_module(request: AnalyzeModuleRequest) -> ApiSpec:
     module = request.module
     argv = [module.path, "--display-name", module.source_path, "--output", SPEC_FILE]
+    if module.is_notebook:
+        argv += ["--notebook", module.source_path]
     for endpoint in request.endpoints:
         argv += ["--endpoint", endpoint]
     if request.resources is not None:
@@ -51,12 +53,13 @@ async def analyze_module(request: AnalyzeModuleRequest) -> ApiSpec:
             argv += ["--resource", resource]
     if request.imports_only:
         argv.append("--imports-only")
+    input_digest = await Get(Digest, MergeDigests([module.digest, module.source_digest]))
     result = await Get(
         ApizrToolResult,
         ApizrToolRequest(
             script="analyze_module.py",
             argv=tuple(argv),
-            input_digest=module.digest,
+            input_digest=input_digest,
             output_files=(SPEC_FILE,),
             description=f"Analyze {module.source_path}",
         ),

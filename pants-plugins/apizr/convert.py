@@ -21,10 +21,15 @@ class ConvertNotebookRequest:
 
 @dataclass(frozen=True)
 class ConvertedModule:
-    """The module to serve, at `path` (next to the source) in `digest`."""
+    """The module to serve, at `path` (next to the source) in `digest`.
+
+    `source_digest` holds the source itself, for the steps that report locations in it; it never
+    joins the service's files (a notebook carries its outputs).
+    """
 
     digest: Digest
     path: str
+    source_digest: Digest
     source_path: str
 
     @property
@@ -37,7 +42,9 @@ async def convert_notebook(request: ConvertNotebookRequest, apizr: Apizr) -> Con
     sources = await Get(HydratedSources, HydrateSourcesRequest(request.source))
     (source_path,) = sources.snapshot.files
     if source_path.endswith(".py"):
-        return ConvertedModule(sources.snapshot.digest, source_path, source_path)
+        return ConvertedModule(
+            sources.snapshot.digest, source_path, sources.snapshot.digest, source_path
+        )
 
     module_path = os.path.splitext(source_path)[0] + ".py"
     result = await Get(
@@ -57,7 +64,7 @@ async def convert_notebook(request: ConvertNotebookRequest, apizr: Apizr) -> Con
             description=f"Convert {source_path} to Python",
         ),
     )
-    return ConvertedModule(result.output_digest, module_path, source_path)
+    return ConvertedModule(result.output_digest, module_path, sources.snapshot.digest, source_path)
 
 
 def rules():

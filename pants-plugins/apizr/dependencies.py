@@ -16,7 +16,13 @@ from pants.backend.python.dependency_inference.subsystem import (
 from pants.backend.python.subsystems.setup import PythonSetup
 from pants.backend.python.target_types import PythonResolveField
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
-from pants.engine.target import FieldSet, InferDependenciesRequest, InferredDependencies
+from pants.engine.target import (
+    DependenciesRequest,
+    ExplicitlyProvidedDependencies,
+    FieldSet,
+    InferDependenciesRequest,
+    InferredDependencies,
+)
 from pants.engine.unions import UnionRule
 
 from apizr.analyze import AnalyzeModuleRequest, ApiSpec
@@ -75,7 +81,7 @@ async def infer_notebook_api_dependencies(
     missing_serving = [
         SERVING_MODULES[module]
         for module, owner in zip(modules, owners)
-        if module in SERVING_MODULES and not owner.unambiguous
+        if module in SERVING_MODULES and not (owner.unambiguous or owner.ambiguous)
     ]
     if missing_serving:
         raise NotebookApiError(
@@ -97,14 +103,25 @@ async def infer_notebook_api_dependencies(
             raise NotebookApiError(message)
         if python_infer.unowned_dependency_behavior == UnownedDependencyUsage.LogWarning:
             logger.warning(message)
+
+    # As Pants' Python inference does: several providers need the user's choice in
+    # `dependencies` (an address, or `!` ignores); until then, warn and infer none of them.
+    explicitly_provided = await Get(
+        ExplicitlyProvidedDependencies, DependenciesRequest(field_set.dependencies)
+    )
+    inferred = [address for owner in owners for address in owner.unambiguous]
     for module, owner in zip(modules, owners):
         if owner.ambiguous:
-            logger.warning(
-                f"{converted.source_path}: `{module}` is provided by several targets "
-                f"({', '.join(str(a) for a in owner.ambiguous)}); add the one you mean to "
-                "`dependencies`."
+            explicitly_provided.maybe_warn_of_ambiguous_dependency_inference(
+                owner.ambiguous,
+                field_set.address,
+                import_reference="module",
+                context=f"The notebook_api {field_set.address} imports `{module}`",
             )
-    return InferredDependencies(address for owner in owners for address in owner.unambiguous)
+            chosen = explicitly_provided.disambiguated(owner.ambiguous)
+            if chosen:
+                inferred.append(chosen)
+    return InferredDependencies(inferred)
 
 
 def rules():

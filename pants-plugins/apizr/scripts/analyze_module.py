@@ -81,13 +81,24 @@ class AnalysisError(Exception):
         self.problems = problems
 
 
-class SourceMap:
-    """Maps module lines to the notebook cells the converter marked with `# %% [cell N]`."""
+def comparable(line: str) -> str:
+    """A line as black may rewrite it: without whitespace and quotes."""
+    return re.sub(r"[\s'\"]", "", line)
 
-    def __init__(self, source: str) -> None:
+
+class SourceMap:
+    """Maps module lines to the notebook cells the converter marked with `# %% [cell N]`.
+
+    The converter removed magics and black reformatted the code, so with the notebook's cells at
+    hand a module line is matched to the cell line it came from by its text.
+    """
+
+    def __init__(self, source: str, notebook_cells: dict[int, list[str]] | None = None) -> None:
+        self.lines = source.splitlines()
+        self.notebook_cells = notebook_cells or {}
         self.markers = [
             (number, int(match[1]))
-            for number, line in enumerate(source.splitlines(), start=1)
+            for number, line in enumerate(self.lines, start=1)
             if (match := CELL_MARKER.fullmatch(line))
         ]
 
@@ -96,7 +107,23 @@ class SourceMap:
         if not preceding:
             return {"cell": None, "line": line}
         marker_line, cell = preceding[-1]
-        return {"cell": cell, "line": line - marker_line}
+        cell_line = self.notebook_line(cell, marker_line, line)
+        return {"cell": cell, "line": cell_line or line - marker_line}
+
+    def notebook_line(self, cell: int, marker_line: int, line: int) -> int | None:
+        key = comparable(self.lines[line - 1])
+        if not key or cell not in self.notebook_cells:
+            return None
+        # The n-th module line with this text in the cell is the n-th such notebook line.
+        earlier = [comparable(text) for text in self.lines[marker_line : line - 1]]
+        occurrence = earlier.count(key)
+        matches = [
+            number
+            for number, text in enumerate(self.notebook_cells[cell], start=1)
+            if (original := comparable(text))
+            and (original.startswith(key) or key.startswith(original))
+        ]
+        return matches[occurrence] if occurrence < len(matches) else None
 
     def format(self, problem: Problem, display_name: str) -> str:
         if problem.line is None:
@@ -319,18 +346,20 @@ def analyze(
     endpoint_names: list[str],
     resources: set[str] | None,
     imports_only: bool = False,
+    notebook_cells: dict[int, list[str]] | None = None,
 ) -> dict:
     """Return the spec of the module, or raise AnalysisError.
 
     `resources` are the files packaged with the service, relative to the module's directory;
     None skips checking the files the module reads. `imports_only` skips judging endpoints.
+    `notebook_cells` (cell number to source lines) gives locations in the notebook's own lines.
     """
     try:
         tree = ast.parse(source)
     except SyntaxError as error:
         code = f": {error.text.strip()}" if error.text else ""
         raise AnalysisError([Problem(error.lineno, f"syntax error: {error.msg}{code}")]) from None
-    source_map = SourceMap(source)
+    source_map = SourceMap(source, notebook_cells)
     references = file_references(tree)
     spec = {
         "apizr_spec_version": SPEC_VERSION,
@@ -362,6 +391,19 @@ def analyze(
     return spec
 
 
+def read_notebook_cells(path: Path) -> dict[int, list[str]]:
+    """Cell number (1-based, over all cells) to its source lines; the converter checked the file."""
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    return {
+        number: (
+            "".join(cell["source"]).splitlines()
+            if isinstance(cell["source"], list)
+            else cell["source"].splitlines()
+        )
+        for number, cell in enumerate(cells, start=1)
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("module", type=Path, help="the .py file to analyze")
@@ -387,6 +429,11 @@ def main(argv: list[str] | None = None) -> int:
         help="fail on files the module reads that are not a --resource, even with no --resource",
     )
     parser.add_argument(
+        "--notebook",
+        type=Path,
+        help="the notebook the module was converted from, to report its cells' own line numbers",
+    )
+    parser.add_argument(
         "--imports-only",
         action="store_true",
         help="only list imports and file references, without judging the endpoints",
@@ -399,10 +446,13 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as error:  # ValueError: not UTF-8
         print(f"apizr: {args.display_name}: cannot read the module: {error}", file=sys.stderr)
         return 2
+    notebook_cells = read_notebook_cells(args.notebook) if args.notebook else None
     try:
-        spec = analyze(source, args.display_name, args.endpoints, resources, args.imports_only)
+        spec = analyze(
+            source, args.display_name, args.endpoints, resources, args.imports_only, notebook_cells
+        )
     except AnalysisError as error:
-        source_map = SourceMap(source)
+        source_map = SourceMap(source, notebook_cells)
         for problem in error.problems:
             print(source_map.format(problem, args.display_name), file=sys.stderr)
         return 2
