@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from apizr.scripts import analyze_module
+from apizr.scripts import analyze_module, convert_notebook
 
-GOLDEN = Path(__file__).parent / "golden"
+NOTEBOOKS = Path(__file__).parent / "notebooks"
 DISPLAY_NAME = "src/app.py"
 
 
@@ -462,8 +462,9 @@ def test_locations_in_a_converted_notebook(analyzer: Analyzer) -> None:
     assert spec["file_references"] == [{"path": "m.joblib", "location": {"cell": 2, "line": 3}}]
 
 
-def test_golden_converted_module(analyzer: Analyzer) -> None:
-    spec = analyzer.spec((GOLDEN / "async_and_classes.py").read_text("utf-8"))
+def test_converted_notebook(analyzer: Analyzer) -> None:
+    notebook = NOTEBOOKS / "async_and_classes.ipynb"
+    spec = analyzer.spec(convert_notebook.convert(notebook, "async_and_classes.ipynb"))
     assert [(e["name"], e["is_async"], e["location"]) for e in spec["endpoints"]] == [
         ("fetch_color", True, {"cell": 3, "line": 1}),
         ("perimeter", False, {"cell": 3, "line": 7}),
