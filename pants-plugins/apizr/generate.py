@@ -35,6 +35,12 @@ from pants.source.source_root import SourceRoot, SourceRootRequest
 
 from apizr.analyze import AnalyzeModuleRequest, ApiSpec
 from apizr.convert import ConvertedModule, ConvertNotebookRequest
+from apizr.privacy import (
+    PrivacyCheckField,
+    PrivacyCheckRequest,
+    PrivacyFindings,
+    enforce_privacy_check,
+)
 from apizr.target_types import (
     ApiVersionField,
     EndpointsField,
@@ -196,6 +202,10 @@ async def generate_api_from_notebook(request: GenerateApiFromNotebookRequest) ->
         Get(ConvertedModule, ConvertNotebookRequest(target[NotebookSourceField])),
         Get(ServiceLayout, ServiceLayoutRequest(target)),
     )
+    privacy_check = target[PrivacyCheckField].value
+    if privacy_check != "off":
+        findings = await Get(PrivacyFindings, PrivacyCheckRequest(target.address))
+        enforce_privacy_check(findings, privacy_check)
     module_dir = os.path.dirname(PurePath(layout.module_path).relative_to(layout.source_root))
     resources = await Get(PackagedResources, PackagedResourcesRequest(target.address, module_dir))
     spec = await Get(
