@@ -19,6 +19,15 @@ class Apizr(Subsystem):
             so that training, exploration and plotting cells can stay in the notebook.
             """),
     )
+    base_image = StrOption(
+        default=None,
+        help=softwrap("""
+            The base image of `notebook_api` targets without a `base_image` field: a registry
+            reference pinned by digest (`host/repository@sha256:...`), or the path, relative to
+            the build root, of a local OCI image layout, OCI archive or docker-archive. Without
+            one, `pants package` builds only the PEX, not the `.image.tar`.
+            """),
+    )
 
 
 class ApizrTools(PythonToolRequirementsBase):

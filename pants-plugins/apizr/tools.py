@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 from pants.backend.python.util_rules.pex import PexRequest, VenvPex, VenvPexProcess
 from pants.engine.fs import CreateDigest, Digest, FileContent, MergeDigests
-from pants.engine.process import FallibleProcessResult
+from pants.engine.process import FallibleProcessResult, Process
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
+from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 from pants.util.resources import read_resource
 
@@ -29,6 +30,9 @@ class ApizrToolRequest:
     input_digest: Digest
     output_files: tuple[str, ...]
     description: str
+    output_directories: tuple[str, ...] = ()
+    # The process's environment variables (a registry client's credentials file).
+    env: FrozenDict[str, str] = FrozenDict()
 
 
 @dataclass(frozen=True)
@@ -38,7 +42,8 @@ class ApizrToolResult:
 
 
 @rule
-async def run_apizr_tool(request: ApizrToolRequest, tools: ApizrTools) -> ApizrToolResult:
+async def apizr_tool_process(request: ApizrToolRequest, tools: ApizrTools) -> Process:
+    """The process running a script; also run interactively (e.g. by `pants publish`)."""
     if not tools.install_from_resolve:
         raise NotebookApiError(
             "Set `[apizr-tools].install_from_resolve` to a resolve that provides "
@@ -59,17 +64,25 @@ async def run_apizr_tool(request: ApizrToolRequest, tools: ApizrTools) -> ApizrT
         ),
     )
     input_digest = await Get(Digest, MergeDigests([script, request.input_digest]))
-    result = await Get(
-        FallibleProcessResult,
+    return await Get(
+        Process,
         VenvPexProcess(
             tool_pex,
             argv=(f"{SCRIPTS_DIR}/{request.script}", *request.argv),
             input_digest=input_digest,
             output_files=request.output_files,
+            output_directories=request.output_directories,
+            extra_env=request.env,
             description=request.description,
             level=LogLevel.DEBUG,
         ),
     )
+
+
+@rule
+async def run_apizr_tool(request: ApizrToolRequest) -> ApizrToolResult:
+    process = await Get(Process, ApizrToolRequest, request)
+    result = await Get(FallibleProcessResult, Process, process)
     stderr = result.stderr.decode(errors="replace").strip()
     if result.exit_code == USER_ERROR_EXIT_CODE:
         raise NotebookApiError(stderr)
