@@ -69,7 +69,7 @@ class PortField(IntField):
         return value
 
 
-class _PositiveIntField(IntField):
+class PositiveIntField(IntField):
     @classmethod
     def compute_value(cls, raw_value: Optional[int], address: Address) -> int:
         value = super().compute_value(raw_value, address)
@@ -78,7 +78,7 @@ class _PositiveIntField(IntField):
         return value
 
 
-class WorkersField(_PositiveIntField):
+class WorkersField(PositiveIntField):
     alias = "workers"
     default = 2
     help = help_text("""
@@ -87,7 +87,7 @@ class WorkersField(_PositiveIntField):
         """)
 
 
-class TimeoutField(_PositiveIntField):
+class TimeoutField(PositiveIntField):
     alias = "timeout"
     default = 60
     help = help_text("""
@@ -96,7 +96,7 @@ class TimeoutField(_PositiveIntField):
         """)
 
 
-class GracefulTimeoutField(_PositiveIntField):
+class GracefulTimeoutField(PositiveIntField):
     alias = "graceful_timeout"
     default = 30
     help = help_text("""
@@ -105,7 +105,7 @@ class GracefulTimeoutField(_PositiveIntField):
         """)
 
 
-class KeepaliveField(_PositiveIntField):
+class KeepaliveField(PositiveIntField):
     alias = "keepalive"
     default = 5
     help = help_text("""

@@ -122,13 +122,14 @@ class Server:
 
 @contextmanager
 def serve_pex(pex: Path, log_dir: Path, **env: str) -> Iterator[Server]:
-    """Run a packaged service on a free port; stop it with SIGTERM and check it exits cleanly."""
-    port = free_port()
+    """Run a packaged service on `PORT` if given, else a free port; stop it with SIGTERM and
+    check it exits cleanly."""
+    port = int(env.get("PORT") or free_port())
     log_path = log_dir / f"{pex.stem}-{port}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [str(pex)],
-            env={**os.environ, "PORT": str(port), "WEB_CONCURRENCY": "1", **env},
+            env={**os.environ, "WEB_CONCURRENCY": "1", **env, "PORT": str(port)},
             stdout=log,
             stderr=subprocess.STDOUT,
         )
