@@ -43,8 +43,8 @@ class ApiSpec:
 async def analyze_module(request: AnalyzeModuleRequest) -> ApiSpec:
     module = request.module
     argv = [module.path, "--display-name", module.source_path, "--output", SPEC_FILE]
-    if module.is_notebook:
-        argv += ["--notebook", module.source_path]
+    if module.cells_path:
+        argv += ["--cells", module.cells_path]
     for endpoint in request.endpoints:
         argv += ["--endpoint", endpoint]
     if request.resources is not None:
@@ -53,7 +53,7 @@ async def analyze_module(request: AnalyzeModuleRequest) -> ApiSpec:
             argv += ["--resource", resource]
     if request.imports_only:
         argv.append("--imports-only")
-    input_digest = await Get(Digest, MergeDigests([module.digest, module.source_digest]))
+    input_digest = await Get(Digest, MergeDigests([module.digest, module.cells_digest]))
     result = await Get(
         ApizrToolResult,
         ApizrToolRequest(

@@ -1,4 +1,5 @@
-"""Package step: a PEX that serves the API with gunicorn managing uvicorn workers."""
+"""Package step: a PEX that serves the API with gunicorn managing uvicorn workers, the container
+image when a base image is configured, and the Helm chart that runs it."""
 
 from __future__ import annotations
 
@@ -19,13 +20,17 @@ from pants.core.goals.package import (
     PackageFieldSet,
 )
 from pants.core.goals.run import RunFieldSet, RunInSandboxBehavior, RunRequest
+from pants.engine.fs import AddPrefix, Digest, MergeDigests
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
-from pants.engine.target import WrappedTarget, WrappedTargetRequest
+from pants.engine.target import Target, WrappedTarget, WrappedTargetRequest
 from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
 
 from apizr.generate import ServiceLayout, ServiceLayoutRequest
-from apizr.target_types import NotebookSourceField
+from apizr.helm import ImageReference, ServiceChart, ServiceChartRequest
+from apizr.image import MaybeServiceImage, ServiceImageRequest, repository_name
+from apizr.publish import ImageRegistriesField, ImageTagsField
+from apizr.target_types import ApiVersionField, NotebookSourceField
 
 
 @dataclass(frozen=True)
@@ -63,11 +68,40 @@ async def service_pex_request(request: ServicePexRequest) -> PexFromTargetsReque
     )
 
 
-@rule(desc="Package a notebook API as a PEX", level=LogLevel.DEBUG)
+def chart_image(target: Target, image: MaybeServiceImage) -> ImageReference:
+    """The image the chart runs: as `pants publish` pushes it, pinned by digest when built."""
+    repository = repository_name(target.address.target_name)
+    registries = target[ImageRegistriesField].value
+    if registries:
+        repository = f"{registries[0].rstrip('/')}/{repository}"
+    tag = (target[ImageTagsField].value or (target[ApiVersionField].value,))[0]
+    return ImageReference(repository, tag, image.image_digest)
+
+
+@rule(desc="Package a notebook API", level=LogLevel.DEBUG)
 async def package_notebook_api(field_set: NotebookApiFieldSet) -> BuiltPackage:
-    pex_request = await Get(PexFromTargetsRequest, ServicePexRequest(field_set))
+    pex_request, wrapped = await MultiGet(
+        Get(PexFromTargetsRequest, ServicePexRequest(field_set)),
+        Get(
+            WrappedTarget,
+            WrappedTargetRequest(field_set.address, description_of_origin="apizr package"),
+        ),
+    )
     pex = await Get(Pex, PexFromTargetsRequest, pex_request)
-    return BuiltPackage(pex.digest, (BuiltPackageArtifact(pex_request.output_filename),))
+    # The container image, when a base image is configured.
+    image = await Get(MaybeServiceImage, ServiceImageRequest(field_set.address, pex_request, pex))
+    chart = await Get(
+        ServiceChart, ServiceChartRequest(field_set.address, chart_image(wrapped.target, image))
+    )
+    output_dir = os.path.dirname(pex_request.output_filename)
+    chart_digest = await Get(Digest, AddPrefix(chart.digest, output_dir))
+    digest = await Get(Digest, MergeDigests([pex.digest, image.digest, chart_digest]))
+    artifacts = (
+        BuiltPackageArtifact(pex_request.output_filename),
+        *image.artifacts,
+        BuiltPackageArtifact(os.path.join(output_dir, chart.filename)),
+    )
+    return BuiltPackage(digest, artifacts)
 
 
 @rule(level=LogLevel.DEBUG)

@@ -1,6 +1,18 @@
 """The apizr backend: `notebook_api` targets turn notebooks into HTTP API services."""
 
-from apizr import analyze, convert, dependencies, generate, package, subsystems, tools
+from apizr import (
+    analyze,
+    convert,
+    dependencies,
+    generate,
+    helm,
+    image,
+    package,
+    privacy,
+    publish,
+    subsystems,
+    tools,
+)
 from apizr.target_types import NotebookApiTarget
 
 
@@ -16,5 +28,9 @@ def rules():
         *analyze.rules(),
         *generate.rules(),
         *dependencies.rules(),
+        *privacy.rules(),
         *package.rules(),
+        *image.rules(),
+        *publish.rules(),
+        *helm.rules(),
     ]

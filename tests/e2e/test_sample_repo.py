@@ -11,6 +11,7 @@ import json
 import re
 import subprocess
 import textwrap
+import uuid
 from pathlib import Path
 
 import pytest
@@ -72,8 +73,7 @@ SHOP_CELLS = [
         """,
         outputs=[text_output("{'apple': 0.5, 'pear': 0.75}")],
     ),
-    code(
-        '''
+    code('''
         def price(item: str, quantity: int = 1) -> float:
             """Price of some items.
 
@@ -84,8 +84,7 @@ SHOP_CELLS = [
             if item not in PRICES:
                 raise KeyError(f"unknown item {item}")
             return float(np.round(PRICES[item] * quantity, 2))
-        '''
-    ),
+        '''),
     code("!pip install matplotlib\nprice('apple', 3)", tags=["skip-api"]),
 ]
 
@@ -99,6 +98,28 @@ BROKEN = {
 }
 
 
+# Fake secrets and personal data (AWS's documented example key), for the privacy check.
+LEAKY_CELLS = [
+    code('KEY_ID = "AKIAIOSFODNN7EXAMPLE"\n\ndef ping() -> str:\n    return "pong"'),
+    code("print(customer)", outputs=[text_output("{'email': 'jane.roe@acme-fake-clients.com'}")]),
+]
+LEAKY_FILES = {
+    "src/leaky/BUILD": textwrap.dedent("""\
+        resource(name="contacts", source="contacts.csv")
+        notebook_api(name="leaky_api", source="leaky.ipynb", dependencies=[":contacts"])
+        notebook_api(name="warn_api", source="warn.ipynb", privacy_check="warn")
+        """),
+    "src/leaky/contacts.csv": "name,email\nJane Roe,jane.roe@acme-fake-clients.com\n",
+    "src/leaky/leaky.ipynb": notebook(*LEAKY_CELLS),
+    "src/leaky/warn.ipynb": notebook(LEAKY_CELLS[0]),
+}
+LEAKY_FINDINGS = [
+    "src/leaky/contacts.csv, line 2: email: Jane Roe,jane….com",
+    'src/leaky/leaky.ipynb, cell 1, line 1: aws-access-key: KEY_ID = "AKIA…MPLE"',
+    "src/leaky/leaky.ipynb, cell 2, output 1, line 1: email: {'email': 'jane….com'}",
+]
+
+
 def write(root: Path, files: dict[str, str]) -> None:
     for relpath, content in files.items():
         path = root / relpath
@@ -110,8 +131,7 @@ def pants_toml(apizr: Path) -> str:
     pex_cli = re.search(r"\[pex-cli\].*?(?=\n\[)", (apizr / "pants.toml").read_text(), re.S)
     assert pex_cli, "pants.toml has no [pex-cli] section"
     wheelhouse = apizr / ".bootstrap" / "wheelhouse"
-    return textwrap.dedent(
-        f"""\
+    return textwrap.dedent(f"""\
         [GLOBAL]
         pants_version = "2.17.1"
         pythonpath = ["{apizr}/pants-plugins", "{apizr}/src"]
@@ -142,8 +162,7 @@ def pants_toml(apizr: Path) -> str:
 
         [apizr-tools]
         install_from_resolve = "tools"
-        """
-    ) + pex_cli.group(0).replace("%(buildroot)s", str(apizr))
+        """) + pex_cli.group(0).replace("%(buildroot)s", str(apizr))
 
 
 @pytest.fixture(scope="module")
@@ -154,23 +173,19 @@ def repo(tmp_path_factory) -> Path:
         {
             "pants.toml": pants_toml(buildroot()),
             ".gitignore": "/dist/\n/.pants.d/\n",
-            "3rdparty/BUILD": textwrap.dedent(
-                """\
+            "3rdparty/BUILD": textwrap.dedent("""\
                 python_requirements(name="services", source="services.txt")
                 python_requirements(name="tools", source="tools.txt", resolve="tools")
-                """
-            ),
+                """),
             "3rdparty/services.txt": "\n".join(
                 ["fastapi", "pydantic", "pydantic-core", "starlette", "gunicorn", "uvicorn"]
                 + ["uvicorn-worker", "numpy", ""]
             ),
-            "3rdparty/tools.txt": "nbconvert\nnbformat\nblack\ndocstring-parser\n",
-            "src/shop/BUILD": textwrap.dedent(
-                """\
+            "3rdparty/tools.txt": "nbconvert\nnbformat\nblack\ndocstring-parser\ndetect-secrets\n",
+            "src/shop/BUILD": textwrap.dedent("""\
                 resource(name="prices", source="prices.json")
                 notebook_api(name="shop_api", source="shop.ipynb", dependencies=[":prices"], workers=1)
-                """
-            ),
+                """),
             "src/shop/prices.json": json.dumps({"apple": 0.5, "pear": 0.75}),
             "src/shop/shop.ipynb": notebook(*SHOP_CELLS),
             "src/other/BUILD": 'notebook_api(name="other_api", source="other.py")\n',
@@ -181,6 +196,7 @@ def repo(tmp_path_factory) -> Path:
             + 'notebook_api(name="not_json", source="not_json.ipynb")\n',
             **{f"src/broken/{name}.ipynb": content for name, content in BROKEN.items()},
             "src/broken/not_json.ipynb": "this is not a notebook\n",
+            **LEAKY_FILES,
         },
     )
     locked = run_pants(root, "generate-lockfiles")
@@ -261,17 +277,22 @@ def test_second_package_does_no_work_and_markdown_edits_build_no_new_pex(repo):
     original = shop.read_text()
     try:
         edited = json.loads(original)
-        edited["cells"][0]["source"] = "# Shop prices\nNow with better prose."
-        edited["cells"][2]["outputs"] = [text_output("{'apple': 'changed output'}")]
+        # Never seen before, so that no cache from an earlier run answers for it.
+        nonce = uuid.uuid4().hex
+        edited["cells"][0]["source"] = f"# Shop prices\nNow with better prose ({nonce})."
+        edited["cells"][2]["outputs"] = [text_output(f"{{'apple': 'changed output {nonce}'}}")]
         edited["cells"][2]["execution_count"] = 42
         shop.write_text(json.dumps(edited))
         prose = package(repo, "src/shop:shop_api", stats=True)
         assert prose.returncode == 0, prose.stderr
-        # Only the conversion reran: its output is byte-identical, so nothing downstream did.
-        assert executions(prose) == baseline + 1
+        # Only the conversion and the privacy check (which reads outputs) reran: the converted
+        # module is byte-identical, so nothing downstream did.
+        assert executions(prose) == baseline + 2
         assert pex.read_bytes() == built
 
-        edited["cells"][3]["source"] += "\n\ndef total() -> float:\n    return sum(PRICES.values())"
+        edited["cells"][3][
+            "source"
+        ] += f"\n\ndef total() -> float:  # {nonce}\n    return sum(PRICES.values())"
         shop.write_text(json.dumps(edited))
         new_code = package(repo, "src/shop:shop_api", stats=True)
         assert new_code.returncode == 0, new_code.stderr
@@ -308,3 +329,61 @@ def test_broken_inputs_fail_clearly_and_leave_no_artifact(repo, target, expected
     assert expected in result.stderr, result.stderr
     assert "Traceback (most recent call last)" not in result.stderr, result.stderr
     assert not (repo / f"dist/src.broken/{target}.pex").exists()
+
+
+def test_privacy_findings_fail_the_build_with_masked_excerpts(repo):
+    result = package(repo, "src/leaky:leaky_api")
+    assert result.returncode != 0
+    for finding in LEAKY_FINDINGS:
+        assert finding in result.stderr, result.stderr
+    assert "AKIAIOSFODNN7EXAMPLE" not in result.stderr
+    assert "jane.roe@" not in result.stderr
+    assert "Traceback (most recent call last)" not in result.stderr, result.stderr
+    assert not (repo / "dist/src.leaky/leaky_api.pex").exists()
+
+    # The entries the message prints, as the target's baseline, accept every finding.
+    printed = result.stderr.split("`privacy_baseline` field:\n", 1)[1]
+    baseline, _ = json.JSONDecoder().raw_decode(printed)
+    build = repo / "src/leaky/BUILD"
+    original = build.read_text()
+    try:
+        (repo / "src/leaky/privacy-baseline.json").write_text(json.dumps(baseline))
+        build.write_text(
+            original.replace(
+                'source="leaky.ipynb",',
+                'source="leaky.ipynb", privacy_baseline="privacy-baseline.json",',
+            )
+        )
+        accepted = package(repo, "src/leaky:leaky_api")
+        assert accepted.returncode == 0, accepted.stderr
+        assert "privacy finding" not in accepted.stderr
+    finally:
+        build.write_text(original)
+        (repo / "src/leaky/privacy-baseline.json").unlink()
+
+
+def test_privacy_check_warn_only_warns(repo):
+    result = package(repo, "src/leaky:warn_api")
+    assert result.returncode == 0, result.stderr
+    assert "src/leaky:warn_api: 1 privacy finding" in result.stderr
+    assert (
+        'src/leaky/warn.ipynb, cell 1, line 1: aws-access-key: KEY_ID = "AKIA…MPLE"'
+        in result.stderr
+    )
+    assert (repo / "dist/src.leaky/warn_api.pex").is_file()
+
+
+def test_lint_reports_privacy_findings_of_every_notebook_api(repo):
+    result = run_pants(repo, "lint", "--only=apizr-privacy", "src/leaky::", "src/shop::")
+    assert result.returncode == 1, result.stderr
+    output = result.stdout + result.stderr
+    assert "apizr-privacy failed" in output, output
+    for finding in LEAKY_FINDINGS:
+        assert finding in output, output
+    assert "src/leaky:warn_api: 1 privacy finding" in output
+    assert "src/shop" not in output
+
+    clean = run_pants(repo, "lint", "--only=apizr-privacy", "src/shop::", "src/leaky:warn_api")
+    assert clean.returncode == 0, clean.stderr
+    skipped = run_pants(repo, "--apizr-privacy-skip", "lint", "--only=apizr-privacy", "src/leaky::")
+    assert skipped.returncode == 0, skipped.stderr

@@ -429,9 +429,10 @@ def main(argv: list[str] | None = None) -> int:
         help="fail on files the module reads that are not a --resource, even with no --resource",
     )
     parser.add_argument(
-        "--notebook",
+        "--cells",
         type=Path,
-        help="the notebook the module was converted from, to report its cells' own line numbers",
+        help="the code cells the module was converted from (the converter's --cells-output), to "
+        "report the cells' own line numbers",
     )
     parser.add_argument(
         "--imports-only",
@@ -446,7 +447,7 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as error:  # ValueError: not UTF-8
         print(f"apizr: {args.display_name}: cannot read the module: {error}", file=sys.stderr)
         return 2
-    notebook_cells = read_notebook_cells(args.notebook) if args.notebook else None
+    notebook_cells = read_notebook_cells(args.cells) if args.cells else None
     try:
         spec = analyze(
             source, args.display_name, args.endpoints, resources, args.imports_only, notebook_cells

@@ -367,6 +367,19 @@ def convert(source: Path, display_name: str, skip_tag: str = "skip-api") -> str:
     return black.format_str(code, mode=black.Mode(target_versions={black.TargetVersion.PY311}))
 
 
+def code_cell_lines(source: Path) -> dict[str, list[str]]:
+    """Each code cell's own lines by cell number (as in the markers), for locating its code.
+
+    Only code is kept, so that editing prose or outputs changes nothing downstream.
+    """
+    cells = read_notebook(source).cells
+    return {
+        str(number): cell.source.splitlines()
+        for number, cell in enumerate(cells, start=1)
+        if cell.cell_type == "code"
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("source", type=Path, help="the .ipynb file")
@@ -375,6 +388,11 @@ def main(argv: list[str] | None = None) -> int:
         "--display-name", required=True, help="the notebook's path as users know it"
     )
     parser.add_argument("--skip-tag", default="skip-api", help="leave out cells with this tag")
+    parser.add_argument(
+        "--cells-output",
+        type=Path,
+        help="also write the code cells' lines (JSON), for the analyzer",
+    )
     args = parser.parse_args(argv)
     try:
         code = convert(args.source, args.display_name, args.skip_tag)
@@ -383,6 +401,9 @@ def main(argv: list[str] | None = None) -> int:
             print(problem.format(args.display_name), file=sys.stderr)
         return 2
     args.output.write_text(code, encoding="utf-8")
+    if args.cells_output:
+        cells = json.dumps(code_cell_lines(args.source), indent=1, sort_keys=True)
+        args.cells_output.write_text(cells + "\n", encoding="utf-8")
     return 0
 
 
