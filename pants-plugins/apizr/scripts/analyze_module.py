@@ -392,16 +392,8 @@ def analyze(
 
 
 def read_notebook_cells(path: Path) -> dict[int, list[str]]:
-    """Cell number (1-based, over all cells) to its source lines; the converter checked the file."""
-    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
-    return {
-        number: (
-            "".join(cell["source"]).splitlines()
-            if isinstance(cell["source"], list)
-            else cell["source"].splitlines()
-        )
-        for number, cell in enumerate(cells, start=1)
-    }
+    """Cell number to its source lines, as the converter's `--cells-output` wrote them."""
+    return {int(number): lines for number, lines in json.loads(path.read_text("utf-8")).items()}
 
 
 def main(argv: list[str] | None = None) -> int:
