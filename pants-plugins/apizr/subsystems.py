@@ -33,8 +33,9 @@ class Apizr(Subsystem):
 class ApizrTools(PythonToolRequirementsBase):
     options_scope = "apizr-tools"
     help = softwrap("""
-        The Python tools that convert and analyze notebooks: nbconvert, nbformat, black and
-        docstring-parser, run on the services' interpreter (CPython 3.11) in a sandbox.
+        The Python tools that convert, analyze and scan notebooks: nbconvert, nbformat, black,
+        docstring-parser and detect-secrets, run on the services' interpreter (CPython 3.11) in a
+        sandbox.
 
         Install them from one of your resolves with `install_from_resolve`: apizr ships no
         lockfile of its own, so that no package index address is baked into your repository.

@@ -165,6 +165,20 @@ def pants_toml(apizr: Path) -> str:
         """) + pex_cli.group(0).replace("%(buildroot)s", str(apizr))
 
 
+# A user's third-party setup: the serving stack, what the notebook imports, and apizr's tools.
+THIRD_PARTY_FILES = {
+    "3rdparty/BUILD": textwrap.dedent("""\
+        python_requirements(name="services", source="services.txt")
+        python_requirements(name="tools", source="tools.txt", resolve="tools")
+        """),
+    "3rdparty/services.txt": "\n".join(
+        ["fastapi", "pydantic", "pydantic-core", "starlette", "gunicorn", "uvicorn"]
+        + ["uvicorn-worker", "numpy", ""]
+    ),
+    "3rdparty/tools.txt": "nbconvert\nnbformat\nblack\ndocstring-parser\ndetect-secrets\n",
+}
+
+
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("monorepo")
@@ -173,15 +187,7 @@ def repo(tmp_path_factory) -> Path:
         {
             "pants.toml": pants_toml(buildroot()),
             ".gitignore": "/dist/\n/.pants.d/\n",
-            "3rdparty/BUILD": textwrap.dedent("""\
-                python_requirements(name="services", source="services.txt")
-                python_requirements(name="tools", source="tools.txt", resolve="tools")
-                """),
-            "3rdparty/services.txt": "\n".join(
-                ["fastapi", "pydantic", "pydantic-core", "starlette", "gunicorn", "uvicorn"]
-                + ["uvicorn-worker", "numpy", ""]
-            ),
-            "3rdparty/tools.txt": "nbconvert\nnbformat\nblack\ndocstring-parser\ndetect-secrets\n",
+            **THIRD_PARTY_FILES,
             "src/shop/BUILD": textwrap.dedent("""\
                 resource(name="prices", source="prices.json")
                 notebook_api(name="shop_api", source="shop.ipynb", dependencies=[":prices"], workers=1)

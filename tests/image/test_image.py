@@ -22,7 +22,14 @@ from typing import Iterator
 import pytest
 
 from e2e.harness import PantsResult, buildroot, free_port, http, run_pants, wait_until
-from e2e.test_sample_repo import SHOP_CELLS, git, notebook, pants_toml, write
+from e2e.test_sample_repo import (
+    SHOP_CELLS,
+    THIRD_PARTY_FILES,
+    git,
+    notebook,
+    pants_toml,
+    write,
+)
 
 DOCKER = "/usr/bin/docker"
 SHOP = "src/shop:shop_api"
@@ -49,15 +56,7 @@ def repo(tmp_path_factory) -> Path:
         {
             "pants.toml": pants_toml(buildroot())
             + '\n[apizr]\nbase_image = "images/python-base.oci.tar"\n',
-            "3rdparty/BUILD": textwrap.dedent("""\
-                python_requirements(name="services", source="services.txt")
-                python_requirements(name="tools", source="tools.txt", resolve="tools")
-                """),
-            "3rdparty/services.txt": "\n".join(
-                ["fastapi", "pydantic", "pydantic-core", "starlette", "gunicorn", "uvicorn"]
-                + ["uvicorn-worker", "numpy", ""]
-            ),
-            "3rdparty/tools.txt": "nbconvert\nnbformat\nblack\ndocstring-parser\n",
+            **THIRD_PARTY_FILES,
             "src/shop/BUILD": textwrap.dedent("""\
                 resource(name="prices", source="prices.json")
                 notebook_api(name="shop_api", source="shop.ipynb", dependencies=[":prices"])
