@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -240,14 +241,25 @@ def ensure(bootstrap_dir: Path) -> Path:
     return venv / "bin" / "pants"
 
 
+def find_interpreter(version: str) -> str:
+    """A working `pythonX.Y`: on PATH (a pyenv shim may not run), else in pyenv's versions."""
+    pyenv_root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    candidates = [shutil.which(f"python{version}")]
+    candidates += sorted(
+        str(p) for p in pyenv_root.glob(f"versions/{version}.*/bin/python{version}")
+    )
+    for candidate in filter(None, candidates):
+        if subprocess.run([candidate, "-c", ""], capture_output=True).returncode == 0:
+            return candidate
+    raise BootstrapError(f"seeding needs CPython {version}: none on PATH or in {pyenv_root}")
+
+
 def seed(bootstrap_dir: Path) -> None:
     """Download candidates for every resolve, for each interpreter it supports."""
     interpreters = {"3.9": "plugin pytest", "3.11": "services pytest tools"}
     for version, resolves in interpreters.items():
         # Each interpreter's own pip, so that environment markers are evaluated for it.
-        python = shutil.which(f"python{version}")
-        if not python:
-            raise BootstrapError(f"seeding needs python{version} on PATH")
+        python = find_interpreter(version)
         for resolve in resolves.split():
             requirements = BUILDROOT / "3rdparty" / "python" / f"{resolve}-requirements.txt"
             log(f"seeding the wheelhouse for {resolve} on CPython {version}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from pants.backend.python.util_rules.pex import PexRequest, VenvPex, VenvPexProcess
@@ -17,6 +18,7 @@ from apizr.subsystems import ApizrTools
 # Exit code with which the scripts report a problem in the user's input (the message is theirs).
 USER_ERROR_EXIT_CODE = 2
 SCRIPTS_DIR = "__apizr_scripts"
+MISSING_MODULE = re.compile(r"^ModuleNotFoundError: No module named '([\w.]+)'$", re.MULTILINE)
 
 
 class NotebookApiError(Exception):
@@ -86,6 +88,14 @@ async def run_apizr_tool(request: ApizrToolRequest) -> ApizrToolResult:
     stderr = result.stderr.decode(errors="replace").strip()
     if result.exit_code == USER_ERROR_EXIT_CODE:
         raise NotebookApiError(stderr)
+    missing = MISSING_MODULE.search(stderr)
+    if missing:
+        # The resolve behind [apizr-tools] lacks a tool: a configuration problem, not a bug.
+        raise NotebookApiError(
+            f"{request.description}: the `[apizr-tools]` resolve does not provide the module "
+            f"`{missing[1]}`; add its distribution to that resolve's requirements (and to "
+            "`[apizr-tools].requirements` if you set it) and regenerate its lockfile."
+        )
     if result.exit_code != 0:
         # A bug in apizr, not in the user's input: show everything the script said.
         raise NotebookApiError(

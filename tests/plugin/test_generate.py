@@ -279,3 +279,18 @@ def test_app_module_at_the_source_root() -> None:
         ["top.py", "top_app.py", *(Path(p).relative_to("src").as_posix() for p in runtime_files())]
     )
     assert app_spec(files["top_app.py"])["module"] == "top"
+
+
+def test_a_tool_missing_from_the_tools_resolve_is_a_configuration_error() -> None:
+    """Without detect-secrets among the tools the privacy scan cannot run: say so, plainly."""
+    tools = ["nbconvert", "nbformat", "black", "docstring-parser"]
+    rule_runner = make_rule_runner(extra_options=[f"--apizr-tools-requirements={tools!r}"])
+    rule_runner.write_files(
+        {
+            f"{DIR}/BUILD": 'notebook_api(name="plain", source="plain.py")\n',
+            f"{DIR}/plain.py": PLAIN,
+        }
+    )
+    error, message = engine_failure(lambda: generate(rule_runner, "plain"))
+    assert_no_script_traceback(error, message)
+    assert "the `[apizr-tools]` resolve does not provide the module `detect_secrets`" in message

@@ -95,3 +95,16 @@ def test_unknown_command_fails_cleanly(tmp_path):
     assert result.returncode == 1
     assert result.stderr.strip() == "[bootstrap] error: unknown command nonsense"
     assert json.dumps(result.stderr).count("Traceback") == 0
+
+
+def test_finds_a_working_interpreter_even_behind_an_inactive_pyenv_shim():
+    python = bootstrap.find_interpreter("3.9")
+    version = subprocess.run(
+        [python, "-c", "import sys; print(sys.version_info[:2])"], capture_output=True, text=True
+    )
+    assert version.stdout.strip() == "(3, 9)"
+
+
+def test_a_missing_interpreter_is_a_clear_error():
+    with pytest.raises(bootstrap.BootstrapError, match="seeding needs CPython 2.1"):
+        bootstrap.find_interpreter("2.1")
