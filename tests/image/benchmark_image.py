@@ -1,7 +1,7 @@
 """Size and start-up time of a notebook API's container image (a benchmark, not a test).
 
     ./pants --no-pantsd --apizr-base-image=PATH package src/examples/churn:churn_api
-    python3 tests/image/benchmark_image.py dist/src.examples.churn/churn_api.image.tar
+    PYTHONPATH=tests python3 -m image.benchmark_image dist/src.examples.churn/churn_api.image.tar
 
 Prints the archive's layers and sizes, the size Docker reports once loaded, and the time from
 `docker run --read-only` to the first `200` from `/readyz`, over a few runs. Needs a Docker
@@ -11,15 +11,15 @@ engine at /usr/bin/docker; only 127.0.0.1 is contacted.
 from __future__ import annotations
 
 import argparse
-import json
 import socket
 import statistics
 import subprocess
-import tarfile
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from image.oci_archive import read_image
 
 DOCKER = "/usr/bin/docker"
 MIB = 1024 * 1024
@@ -27,20 +27,6 @@ MIB = 1024 * 1024
 
 def docker(*args: str) -> str:
     return subprocess.run([DOCKER, *args], capture_output=True, text=True, check=True).stdout
-
-
-def layers(archive: Path) -> list[tuple[str, int]]:
-    """(what built it, compressed size) of each layer, from the archive's OCI side."""
-    with tarfile.open(archive) as tar:
-
-        def blob(digest: str) -> dict:
-            return json.load(tar.extractfile("blobs/" + digest.replace(":", "/")))
-
-        (entry,) = json.load(tar.extractfile("index.json"))["manifests"]
-        manifest = blob(entry["digest"])
-        config = blob(manifest["config"]["digest"])
-    history = [h.get("created_by", "base") for h in config["history"] if not h.get("empty_layer")]
-    return [(what[:60], layer["size"]) for what, layer in zip(history, manifest["layers"])]
 
 
 def free_port() -> int:
@@ -83,8 +69,9 @@ def main() -> None:
     args = parser.parse_args()
 
     print(f"archive: {args.archive} ({args.archive.stat().st_size / MIB:.1f} MiB)")
-    for what, size in layers(args.archive):
-        print(f"  layer {size / MIB:8.1f} MiB  {what}")
+    _, _, layers = read_image(args.archive)
+    for what, layer in layers:
+        print(f"  layer {layer['size'] / MIB:8.1f} MiB  {(what or 'base')[:60]}")
     loaded = docker("load", "--input", str(args.archive)).strip()
     image = loaded.removeprefix("Loaded image: ")
     size = int(docker("image", "inspect", "--format", "{{.Size}}", image))

@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import subprocess
-import tarfile
 import tempfile
 import textwrap
 from contextlib import contextmanager
@@ -22,6 +21,7 @@ from typing import Iterator
 import pytest
 
 from e2e.harness import PantsResult, buildroot, free_port, http, run_pants, wait_until
+from image.oci_archive import read_image
 from e2e.test_sample_repo import (
     SHOP_CELLS,
     THIRD_PARTY_FILES,
@@ -92,22 +92,6 @@ def package_from_empty_caches(root: Path, dist: str) -> PantsResult:
         )
     finally:
         shutil.rmtree(caches, ignore_errors=True)
-
-
-def read_image(archive: Path) -> tuple[dict, dict, list[tuple[str, str]]]:
-    """The manifest, the config, and (what built it, digest) of each layer, from the OCI side."""
-    with tarfile.open(archive) as tar:
-
-        def blob(digest: str) -> dict:
-            return json.load(tar.extractfile("blobs/" + digest.replace(":", "/")))
-
-        (entry,) = json.load(tar.extractfile("index.json"))["manifests"]
-        manifest = blob(entry["digest"])
-        config = blob(manifest["config"]["digest"])
-    history = [h.get("created_by", "") for h in config["history"] if not h.get("empty_layer")]
-    layers = list(zip(history, (layer["digest"] for layer in manifest["layers"])))
-    assert len(layers) == len(manifest["layers"]) == len(config["rootfs"]["diff_ids"])
-    return manifest, config, layers
 
 
 def test_two_builds_from_empty_caches_give_the_same_bytes(repo):
@@ -294,11 +278,11 @@ def test_pulls_its_base_from_a_registry_and_publishes_the_image_to_it(repo, regi
     manifest, _, layers = read_image(repo / IMAGE)
     assert manifest["annotations"]["org.opencontainers.image.base.name"] == base
     # The base's layers, untouched, under the service's own.
-    assert [d for _, d in layers][: len(pushed_base["Layers"])] == pushed_base["Layers"]
+    assert [d["digest"] for _, d in layers][: len(pushed_base["Layers"])] == pushed_base["Layers"]
     for tag in ("1.0", "latest"):
         image = skopeo("inspect", "--tls-verify=false", f"docker://{registry}/shop_api:{tag}")
         assert image["Digest"] == digest
-        assert image["Layers"] == [d for _, d in layers]
+        assert image["Layers"] == [d["digest"] for _, d in layers]
 
 
 def test_publishes_with_the_credentials_of_the_docker_credentials_file(repo, tmp_path, monkeypatch):
